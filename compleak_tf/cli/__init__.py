@@ -1,0 +1,1 @@
+"""The compleak-tf command line."""
