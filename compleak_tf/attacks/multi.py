@@ -18,14 +18,15 @@ import numpy as np
 from sklearn.base import ClassifierMixin, clone
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from compleak_tf.attacks import signals
 from compleak_tf.attacks.data import ModelOutputs
 from compleak_tf.errors import CompleakError
+from compleak_tf.metrics import roc_auc
 
 logger = logging.getLogger(__name__)
 
@@ -66,19 +67,8 @@ def make_classifier(kind: Classifier | str, seed: int = 0, n_estimators: int = 5
 
 
 def cross_entropy(outputs: ModelOutputs) -> np.ndarray:
-    """Per-example loss -log p_y in float64, exact for confidences that round to 1.0.
-
-    When p_y > 0.5 the loss is computed as -log1p(-(sum of the other probabilities)), so two
-    confidences of 1 - 1e-9 and 1 - 1e-12 keep their order.
-    """
-    probs = outputs.probs.astype(np.float64)
-    rows = np.arange(len(probs))
-    p_true = probs[rows, outputs.labels]
-    others = probs.sum(axis=1) - p_true
-    tiny = np.finfo(np.float64).tiny
-    direct = -np.log(np.maximum(p_true, tiny))
-    via_rest = -np.log1p(-np.minimum(others, 1.0 - 1e-16))
-    return np.where(p_true > 0.5, via_rest, direct)
+    """Per-example float64 loss of one model's outputs (see signals.cross_entropy)."""
+    return signals.cross_entropy(outputs.probs, outputs.labels)
 
 
 def sr_features(original: ModelOutputs, compressed: ModelOutputs,
@@ -111,17 +101,9 @@ def sr_features(original: ModelOutputs, compressed: ModelOutputs,
 
 def nr_stack_features(outputs: ModelOutputs) -> np.ndarray:
     """One model's NR signals: posteriors sorted descending, loss, entropy, modified entropy."""
-    probs = np.clip(outputs.probs.astype(np.float64), 1e-30, 1.0)
-    sorted_desc = -np.sort(-probs, axis=1)
-    loss = cross_entropy(outputs)
-    entropy = -(probs * np.log(probs)).sum(axis=1)
-    rows = np.arange(len(probs))
-    p_true = probs[rows, outputs.labels]
-    one_minus = np.clip(1.0 - probs, 1e-30, 1.0)
-    terms = -probs * np.log(one_minus)
-    terms[rows, outputs.labels] = -(1.0 - p_true) * np.log(p_true)
-    modified_entropy = terms.sum(axis=1)
-    return np.column_stack([sorted_desc, loss, entropy, modified_entropy])
+    probs, labels = outputs.probs, outputs.labels
+    return np.column_stack([-np.sort(-probs, axis=1), signals.cross_entropy(probs, labels),
+                            signals.entropy(probs), signals.modified_entropy(probs, labels)])
 
 
 def _concat(parts: Sequence[ModelOutputs]) -> ModelOutputs:
@@ -282,7 +264,7 @@ class MRAttack:
             oof, _ = out_of_fold_probabilities(
                 shadow_x, membership, lambda c=candidate: make_classifier(c, self.seed),
                 self.folds, self.seed + 1)
-            cv_auc[Classifier(candidate).value] = float(roc_auc_score(membership, oof))
+            cv_auc[Classifier(candidate).value] = roc_auc(oof, membership)
         best = max(cv_auc, key=cv_auc.get)
         meta = make_classifier(best, self.seed).fit(shadow_x, membership)
         names = [v.name for v in victim_compressed]
