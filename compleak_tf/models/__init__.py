@@ -78,13 +78,14 @@ def save_model(model, path: str | Path) -> Path:
 
 def load_model(path: str | Path):
     """Loads a tf_keras model; a missing or unreadable file is a CompleakError."""
+    from compleak_tf.models.text import custom_objects
     from compleak_tf.tfcompat import keras
 
     path = Path(path)
     if not path.is_file():
         raise CompleakError(f"{path} does not exist; train the model first (compleak-tf train)")
     try:
-        return keras().models.load_model(path, compile=False)
+        return keras().models.load_model(path, compile=False, custom_objects=custom_objects())
     except Exception as err:  # Keras raises ValueError, OSError, zipfile errors, ...
         raise CompleakError(
             f"{path} is not a Keras model that tf_keras can load ({type(err).__name__}); "
@@ -119,3 +120,5 @@ for _arch in (
                  _identity, "multilayer perceptron for tabular data", epochs=60),
 ):
     register_architecture(_arch)
+
+from compleak_tf.models import text as _text  # noqa: E402,F401  (registers bert and gpt2)
