@@ -480,6 +480,44 @@ def _bootstrap_many(score_sets: Sequence[np.ndarray], membership: np.ndarray,
     return out
 
 
+def bootstrap_replicates(score_sets: Sequence[np.ndarray], membership: np.ndarray,
+                         metric: Metric | str, *, target_fpr: float | None = None,
+                         n_bootstrap: int = 1000, seed: int = 0) -> np.ndarray:
+    """Raw bootstrap replicates of one figure, shape (len(score_sets), n_bootstrap).
+
+    Every score set sees the same stratified resamples (so row differences are paired). Used
+    to combine independent runs: averaging replicate b over seeds gives replicates of the
+    seed mean.
+    """
+    metric = _metric(metric)
+    _needs(metric, target_fpr, None)
+    if metric is Metric.BALANCED_ACCURACY_AT_THRESHOLD:
+        raise CompleakError("bootstrap_replicates does not take a threshold-based metric")
+    checked = [_check(s, membership)[0] for s in score_sets]
+    membership = _check(checked[0], membership)[1]
+    return _bootstrap_many(checked, membership, [(metric, target_fpr)], int(n_bootstrap),
+                           seed)[:, 0, :]
+
+
+def point_value(metric: Metric | str, scores: np.ndarray, membership: np.ndarray, *,
+                target_fpr: float | None = None) -> float:
+    """One figure of one score vector (AUC, best balanced accuracy, or TPR at `target_fpr`)."""
+    metric = _metric(metric)
+    _needs(metric, target_fpr, None)
+    scores, membership = _check(scores, membership)
+    if metric is Metric.TPR_AT_FPR:
+        # No warning per call: callers check resolvability once with check_target_fprs.
+        srt = _sort(scores, membership)
+        _, _, tp, fp, total_pos, total_neg = _curves(srt, np.ones(len(scores)))
+        return float(_tpr_at_fpr_rows(tp, fp, total_pos, total_neg, float(target_fpr))[0][0])
+    return _point(metric, scores, membership, target_fpr, None)
+
+
+def percentile_interval(replicates: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+    """The percentile interval of bootstrap replicates."""
+    return _interval(np.asarray(replicates), confidence)
+
+
 def _interval(replicates: np.ndarray, confidence: float) -> tuple[float, float]:
     alpha = 1.0 - confidence
     low, high = np.quantile(replicates, [alpha / 2, 1 - alpha / 2])

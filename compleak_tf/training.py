@@ -51,7 +51,8 @@ def accuracy(model, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> floa
 
 def train_role(run: Run, role: str, *, epochs: int | None = None, batch_size: int | None = None,
                learning_rate: float | None = None, arch_options: dict[str, Any] | None = None,
-               on_epoch: EpochCallback | None = None) -> dict[str, Any]:
+               on_epoch: EpochCallback | None = None,
+               record_extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Trains `role`'s model on its members, saves model, encoder and record; returns the record.
 
     Held-out accuracy is measured once, after training, on the role's non-members; nothing is
@@ -104,6 +105,7 @@ def train_role(run: Run, role: str, *, epochs: int | None = None, batch_size: in
         "final_loss": float(history.history["loss"][-1]),
         "train_seconds": round(seconds, 2),
         "versions": package_versions(),
+        **(record_extra or {}),
     }
     write_json(run.paths.train_record(role), record)
     logger.info("%s: train %.3f, held-out %.3f, gap %.3f (%.1f s)", role, train_acc, held_acc,

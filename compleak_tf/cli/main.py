@@ -26,10 +26,11 @@ def cli(verbose: int) -> None:
 
 
 def _register() -> None:
-    from compleak_tf.cli import train as train_cmds
+    import importlib
 
-    for command in train_cmds.COMMANDS:
-        cli.add_command(command)
+    for module in ("train", "compress", "attack", "study"):
+        for command in importlib.import_module(f"compleak_tf.cli.{module}").COMMANDS:
+            cli.add_command(command)
 
 
 _register()

@@ -1,0 +1,133 @@
+"""The `attack` verb: NR, SR or MR attacks on a run's exported .tflite models."""
+from __future__ import annotations
+
+import click
+
+from compleak_tf.cli.common import echo, open_run_from, run_options
+from compleak_tf.errors import CompleakError
+
+
+def _produced(run) -> list[str]:
+    """Schemes the victim and every shadow of the run have a .tflite for."""
+    roles = list(run.split.roles)
+    schemes = [p.stem for p in sorted(run.paths.role_dir("victim").glob("*.tflite"))]
+    return [s for s in schemes if all(run.paths.artifact(r, s).is_file() for r in roles)]
+
+
+def _chosen(run, schemes: tuple[str, ...]) -> list[str]:
+    produced = _produced(run)
+    wanted = [s.strip() for value in schemes for s in value.split(",") if s.strip()]
+    missing = [s for s in wanted if s not in produced]
+    if missing:
+        raise CompleakError(
+            f"run {run.name} has no {', '.join(missing)} for the victim and every shadow; it has: "
+            f"{', '.join(produced) or 'nothing yet'} (export with compleak-tf compress)"
+        )
+    return wanted or produced
+
+
+def _line(name: str, figures) -> str:
+    tprs = {round(t.target_fpr, 6): t.tpr for t in figures.tpr_at_fpr}
+
+    def ci(estimate) -> str:
+        if estimate.ci_low is None:
+            return f"{estimate.value:.3f}"
+        return f"{estimate.value:.3f} [{estimate.ci_low:.3f}, {estimate.ci_high:.3f}]"
+
+    return (f"{name:<34} {ci(figures.auc):<22} {figures.balanced_accuracy.value:>8.3f} "
+            f"{tprs[0.001].value:>11.4f} {tprs[0.01].value:>10.4f}")
+
+
+_HEADER = (f"{'attack':<34} {'AUC [95% CI]':<22} {'bal.acc':>8} {'TPR@0.1%':>11} "
+           f"{'TPR@1%':>10}")
+
+
+@click.command("attack")
+@run_options
+@click.option("--variant", type=click.Choice(["nr", "sr", "mr"]), default="nr",
+              show_default=True, help="One model, original + one compressed, or several.")
+@click.option("--scheme", "schemes", multiple=True,
+              help="Scheme(s) to attack (repeat or comma-separate) [default: all exported].")
+@click.option("--schemes", "schemes_csv", default=None,
+              help="Comma-separated schemes (same as --scheme a,b; for MR).")
+@click.option("--attack", "attacks", multiple=True,
+              help="NR attack(s) to run [default: all whose inputs exist].")
+@click.option("--no-original", is_flag=True, help="MR without the original model.")
+@click.option("--trees", default=500, show_default=True, help="Trees of random forests.")
+@click.option("--bootstrap", default=1000, show_default=True, help="Bootstrap resamples.")
+def attack_cmd(variant, schemes, schemes_csv, attacks, no_original, trees, bootstrap,
+               **options) -> None:
+    """Attack the run's victim through its .tflite files; print, write JSON, plot ROC."""
+    from compleak_tf.attacks.registry import attack_names
+    from compleak_tf.fileio import save_npz, write_json
+    from compleak_tf.inference.harvest import Harvester
+    from compleak_tf.metrics import MetricsConfig, evaluate
+    from compleak_tf.report.plots import roc_curves_plot
+    from compleak_tf.study.evaluate import RunAttacks, mr_name
+
+    unknown = [a for a in attacks if a not in attack_names()]
+    if unknown:
+        raise CompleakError(f"unknown attack(s) {', '.join(unknown)}; known: "
+                            f"{', '.join(attack_names())}")
+    run = open_run_from(options)
+    chosen = _chosen(run, schemes + ((schemes_csv,) if schemes_csv else ()))
+    runner = RunAttacks(Harvester(run), forest_trees=trees, seed=run.seed,
+                        nr_attacks=list(attacks) or None)
+    config = MetricsConfig(n_bootstrap=bootstrap)
+    evaluation = runner.evaluation("original" if "original" in _produced(run) else chosen[0])
+    membership = evaluation.membership
+    results: dict[str, object] = {}
+    curves = []
+    echo(_HEADER)
+    if variant == "nr":
+        for scheme in chosen:
+            nr = runner.nr(scheme)
+            for name, result in nr.results.items():
+                figures = evaluate(result.scores, membership, attack=name, config=config,
+                                   threshold=result.decision_threshold, warn=False)
+                echo(_line(f"{scheme}: {name}", figures))
+                results[f"{scheme}/{name}"] = (result.scores, figures)
+            best = max(nr.results, key=lambda n: nr.results[n].metrics.auc.value)
+            curves.append((f"{scheme}: {best}", nr.results[best].scores))
+    elif variant == "sr":
+        compressed = [s for s in chosen if s != "original"]
+        if not compressed:
+            raise CompleakError("SR needs a compressed scheme besides original; export one with "
+                                "compleak-tf compress")
+        named = [("control (original twice)", runner.control())]
+        named += [(f"SR {s}", runner.sr(s)) for s in compressed]
+        for name, scores in named:
+            figures = evaluate(scores, membership, attack=name, config=config, threshold=0.5)
+            echo(_line(name, figures))
+            results[name] = (scores, figures)
+            curves.append((name, scores))
+    else:
+        compressed = [s for s in chosen if s != "original"]
+        result = runner.mr(compressed, with_original=not no_original)
+        name = mr_name(compressed, not no_original)
+        control = runner.control()
+        for label, scores in ((name, result.scores), ("SR control", control)):
+            figures = evaluate(scores, membership, attack=label, config=config)
+            echo(_line(label, figures))
+            results[label] = (scores, figures)
+            curves.append((label, scores))
+        echo(f"meta-classifier: {result.meta_classifier} (shadow CV AUC "
+             f"{result.cv_auc[result.meta_classifier]:.3f}); stacked: {', '.join(result.models)}")
+        results["mr_info"] = result.summary()
+
+    stem = f"attack-{variant}"
+    directory = run.paths.attacks_dir
+    arrays = {"index": evaluation.indices, "label": evaluation.labels,
+              "membership": membership}
+    arrays.update({k: v[0] for k, v in results.items() if isinstance(v, tuple)})
+    save_npz(directory / f"{stem}_scores.npz", **arrays)
+    write_json(directory / f"{stem}.json", {
+        "run": run.name, "variant": variant, "schemes": chosen,
+        "results": {k: (v[1].to_dict() if isinstance(v, tuple) else v)
+                    for k, v in results.items()}})
+    plot = roc_curves_plot(curves, membership, directory / f"{stem}_roc.png",
+                           f"{variant.upper()} on {run.name}")
+    echo(f"wrote {directory / (stem + '.json')}, {directory / (stem + '_scores.npz')}, {plot}")
+
+
+COMMANDS = [attack_cmd]

@@ -1,0 +1,67 @@
+"""The `reproduce` verb: the whole study in one command, with table, plots and cache."""
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from compleak_tf.cli.common import echo, epoch_progress
+
+
+def _csv(value: str | None) -> tuple[str, ...] | None:
+    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else None
+
+
+@click.command("reproduce")
+@click.option("--scale", default="quick", show_default=True,
+              help="quick (mnist5k CNN, offline), text (AG News transformer), paper "
+                   "(CIFAR-10 ResNet-18 via tfds), or tiny (digits, for tests).")
+@click.option("--seeds", default=None, type=int,
+              help="Repeat the whole study with seeds 0..N-1 [default: 1].")
+@click.option("--schemes", default=None, help="Comma-separated table rows (with original).")
+@click.option("--mr-schemes", default=None, help="Comma-separated schemes MR stacks.")
+@click.option("--epochs", default=None, type=int, help="Training epochs [per architecture].")
+@click.option("--trees", default=None, type=int, help="Trees of every random forest [500].")
+@click.option("--bootstrap", default=None, type=int, help="Bootstrap resamples [1000].")
+@click.option("--out", default="tflite_artifacts", show_default=True,
+              type=click.Path(file_okay=False))
+@click.option("--data-dir", default=None, type=click.Path(file_okay=False),
+              help="TFDS data dir (text and paper scales).")
+@click.option("--download", is_flag=True, help="Let tfds download a missing dataset.")
+@click.option("--force", multiple=True,
+              help="Recompute a stage even when cached: train, compress, harvest, attack.")
+def reproduce_cmd(scale, seeds, schemes, mr_schemes, epochs, trees, bootstrap, out, data_dir,
+                  download, force) -> None:
+    """Run the whole study: split, train, compress, harvest, NR / SR / MR, table and plots."""
+    from compleak_tf.report.plots import write_plots
+    from compleak_tf.report.table import build_table, markdown, write_table
+    from compleak_tf.study.config import scale_config
+    from compleak_tf.study.pipeline import Study, config_record
+
+    started = time.perf_counter()
+    config = scale_config(
+        scale, seeds=tuple(range(seeds)) if seeds else None, schemes=_csv(schemes),
+        mr_schemes=_csv(mr_schemes), epochs=epochs, forest_trees=trees, bootstrap=bootstrap,
+        out=out, data_dir=data_dir, download=download or None)
+    study = Study(config, force=set(force),
+                  log=lambda message: click.echo(message, err=True),
+                  epoch_progress=epoch_progress if sys.stderr.isatty() else None)
+    result = study.run()
+    click.echo("building the table and plots ...", err=True)
+    table = build_table(result.seeds, list(config.schemes), config.bootstrap)
+    cached = {stage: sum(s.cached[stage] for s in result.seeds) for stage in result.seeds[0].cached}
+    seconds = time.perf_counter() - started
+    extra = {"config": config_record(config), "seconds": round(seconds, 1),
+             "runs": [str(s.run.paths.root) for s in result.seeds], "cached": cached}
+    files = write_table(table, config.study_dir, extra)
+    plots = write_plots(result.seeds[0], table, config.study_dir)
+    echo(markdown(table))
+    echo(f"study {config.scale.value}: {len(config.seeds)} seed(s) in {seconds:.0f} s "
+         f"(reused: {cached['train']} trained models, {cached['compress']} compressed models, "
+         f"{cached['attack']} attack stages)")
+    echo(f"table: {files['md']}, {files['csv']}, {files['json']}")
+    echo(f"plots: {', '.join(str(p) for p in plots.values())}")
+
+
+COMMANDS = [reproduce_cmd]
