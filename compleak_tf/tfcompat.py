@@ -1,10 +1,12 @@
 """Imports TensorFlow, tf_keras and tfmot quietly, after compleak_tf has chosen legacy Keras."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import warnings
 from functools import lru_cache
+from typing import Iterator
 
 import compleak_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 
@@ -47,13 +49,21 @@ def tfmot():
     return tensorflow_model_optimization
 
 
-def import_quietly() -> None:
-    """Imports TensorFlow with the native stderr silenced, for command-line use.
+# Set by the command line: native (C++) log lines of the converter and interpreter are dropped.
+QUIET_NATIVE = False
 
-    TensorFlow's C++ start-up messages (oneDNN, CUDA probing) bypass TF_CPP_MIN_LOG_LEVEL;
-    they are dropped by pointing file descriptor 2 at /dev/null while TensorFlow loads and
-    probes its devices. Errors after start-up are printed as usual.
+
+@contextlib.contextmanager
+def native_stderr_quiet() -> Iterator[None]:
+    """Drops what native code writes to stderr inside the block, when QUIET_NATIVE is set.
+
+    The TFLite converter and the LiteRT interpreter print informational lines from C++
+    ("Created TensorFlow Lite XNNPACK delegate", quantizer settings) that logging levels do
+    not reach. Failures still surface as Python exceptions with their messages.
     """
+    if not QUIET_NATIVE:
+        yield
+        return
     import sys
 
     sys.stderr.flush()
@@ -61,12 +71,26 @@ def import_quietly() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
-        tf().config.list_physical_devices()
-        keras()
+        yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def import_quietly() -> None:
+    """Imports TensorFlow with the native stderr silenced, for command-line use.
+
+    TensorFlow's C++ start-up messages (oneDNN, CUDA probing) bypass TF_CPP_MIN_LOG_LEVEL;
+    they are dropped by pointing file descriptor 2 at /dev/null while TensorFlow loads and
+    probes its devices. Errors after start-up are printed as usual.
+    """
+    global QUIET_NATIVE
+
+    QUIET_NATIVE = True
+    with native_stderr_quiet():
+        tf().config.list_physical_devices()
+        keras()
 
 
 def set_seed(seed: int) -> None:

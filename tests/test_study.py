@@ -44,7 +44,7 @@ def _independent(scores: np.ndarray, membership: np.ndarray) -> dict[str, float]
 def test_table_figures_match_the_saved_scores(study):
     out, first = study
     table = json.loads((out / "table3-tiny" / "table3.json").read_text())
-    saved = load_npz(out / "tiny-digits-cnn-seed0" / "attacks" / "study-scores.npz")
+    saved = load_npz(out / "digits-cnn-seed0" / "attacks" / "study-scores.npz")
     membership = saved["membership"].astype(bool)
     assert membership.sum() == 300 and (~membership).sum() == 300
     assert [row["scheme"] for row in table["nr"]] == ["original", "prune80", "ptq-int8"]
@@ -78,7 +78,7 @@ def test_table_figures_match_the_saved_scores(study):
     assert "victim/prune80" in mr["models"]
 
     # Sizes and accuracies come from the sidecars read back from the .tflite files.
-    sidecar = json.loads((out / "tiny-digits-cnn-seed0" / "victim" / "ptq-int8.json")
+    sidecar = json.loads((out / "digits-cnn-seed0" / "victim" / "ptq-int8.json")
                          .read_text())
     assert table["nr"][2]["gzip_bytes"] == sidecar["gzip_bytes"]
     assert table["nr"][2]["held_out_accuracy"]["mean"] == sidecar["accuracy"]["non_members"]
@@ -90,7 +90,7 @@ def test_table_figures_match_the_saved_scores(study):
 
 def test_second_run_hits_the_cache_for_every_stage(study):
     out, _ = study
-    run_dir = out / "tiny-digits-cnn-seed0"
+    run_dir = out / "digits-cnn-seed0"
     stamps = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*") if p.is_file()}
     again = run_cli("reproduce", *TINY, "--out", str(out), cwd=out)
     assert again.returncode == 0, again.stderr
@@ -101,7 +101,7 @@ def test_second_run_hits_the_cache_for_every_stage(study):
 
 def test_a_run_killed_midway_resumes_without_redoing_finished_stages(study):
     out, _ = study
-    run_dir = out / "tiny-digits-cnn-seed0"
+    run_dir = out / "digits-cnn-seed0"
     # As if killed while exporting: the shadow's prune80 file is gone, a temp file is left.
     (run_dir / "shadow0" / "prune80.tflite").unlink()
     (run_dir / "shadow0" / ".prune80.partial.tmp.tflite").write_bytes(b"half")
@@ -116,14 +116,14 @@ def test_a_run_killed_midway_resumes_without_redoing_finished_stages(study):
 
 def test_attack_verb_on_the_study_run(study):
     out, _ = study
-    common = ["--dataset", "digits", "--run", "tiny-digits-cnn-seed0", "--out", str(out),
+    common = ["--dataset", "digits", "--run", "digits-cnn-seed0", "--out", str(out),
               "--bootstrap", "50", "--trees", "30"]
     nr = run_cli("attack", "--variant", "nr", "--scheme", "ptq-int8", "--attack", "loss",
                  *common, cwd=out)
     assert nr.returncode == 0, nr.stderr
-    result = json.loads((out / "tiny-digits-cnn-seed0" / "attacks" / "attack-nr.json")
+    result = json.loads((out / "digits-cnn-seed0" / "attacks" / "attack-nr.json")
                         .read_text())
-    saved = load_npz(out / "tiny-digits-cnn-seed0" / "attacks" / "attack-nr_scores.npz")
+    saved = load_npz(out / "digits-cnn-seed0" / "attacks" / "attack-nr_scores.npz")
     auc = roc_auc_score(saved["membership"], saved["ptq-int8/loss"])
     assert result["results"]["ptq-int8/loss"]["auc"]["value"] == pytest.approx(auc)
     assert "ptq-int8: loss" in nr.stdout

@@ -64,4 +64,45 @@ def reproduce_cmd(scale, seeds, schemes, mr_schemes, epochs, trees, bootstrap, o
     echo(f"plots: {', '.join(str(p) for p in plots.values())}")
 
 
-COMMANDS = [reproduce_cmd]
+DEMO_SCHEMES = ("original", "prune80", "cluster16", "ptq-int8")
+
+
+@click.command("demo")
+@click.option("--out", default="tflite_artifacts", show_default=True,
+              type=click.Path(file_okay=False))
+def demo_cmd(out: str) -> None:
+    """A short study on the embedded default (mnist5k, cnn): train victim and shadow, compress
+    with three schemes, attack, and print accuracy, size and leakage."""
+    from compleak_tf.report.table import build_table, markdown, write_table
+    from compleak_tf.study.config import scale_config
+    from compleak_tf.study.pipeline import Study
+
+    started = time.perf_counter()
+    config = scale_config("quick", schemes=DEMO_SCHEMES, mr_schemes=DEMO_SCHEMES[1:],
+                          forest_trees=100, bootstrap=200, out=out, table_name="demo")
+    result = Study(config, log=lambda message: click.echo(message, err=True),
+                   epoch_progress=epoch_progress if sys.stderr.isatty() else None).run()
+    seed = result.seeds[0]
+    echo(f"run {seed.run.paths.root}: {config.members} members / {config.non_members} "
+         "non-members per model")
+    for role, record in seed.train_records.items():
+        echo(f"  {role:<8} train acc {record['train_accuracy']:.3f}  held-out "
+             f"{record['held_out_accuracy']:.3f}  gap {record['gap']:.3f}")
+    echo("")
+    echo(f"{'victim scheme':<14} {'member acc':>10} {'held-out acc':>12} {'.tflite KB':>10} "
+         f"{'gzip KB':>8}")
+    for scheme, sidecar in seed.sidecars.items():
+        echo(f"{scheme:<14} {sidecar['accuracy']['members']:>10.3f} "
+             f"{sidecar['accuracy']['non_members']:>12.3f} {sidecar['size_bytes'] / 1024:>10.0f} "
+             f"{sidecar['gzip_bytes'] / 1024:>8.0f}")
+    table = build_table(result.seeds, list(config.schemes), config.bootstrap)
+    files = write_table(table, config.study_dir)
+    echo("")
+    echo(markdown(table))
+    echo(f"demo finished in {time.perf_counter() - started:.0f} s; models and .tflite files "
+         f"under {seed.run.paths.root}, tables under {files['md'].parent}")
+    echo("next: compleak-tf compress --scheme cluster8, compleak-tf attack --variant sr, "
+         "make reproduce-table3")
+
+
+COMMANDS = [reproduce_cmd, demo_cmd]

@@ -1,7 +1,5 @@
-"""Verbs that prepare models: `datasets`, `split`, `train` and the `demo`."""
+"""Verbs that prepare models: `datasets`, `split` and `train`."""
 from __future__ import annotations
-
-import time
 
 import click
 
@@ -69,23 +67,4 @@ def train_cmd(role: str, index: int | None, epochs, batch_size, learning_rate, *
              f"{record['train_seconds']:.0f} s -> {run.paths.model(name)}")
 
 
-@click.command("demo")
-@click.option("--out", default="tflite_artifacts", show_default=True,
-              type=click.Path(file_okay=False))
-def demo_cmd(out: str) -> None:
-    """Split and train victim and shadow on the embedded default (mnist5k, cnn)."""
-    from compleak_tf.runs import open_run
-    from compleak_tf.training import train_role
-
-    started = time.perf_counter()
-    run = open_run(dataset="mnist5k", arch="cnn", seed=0, out=out)
-    echo(f"run {run.paths.root}: {run.split.sizes.members} members / "
-         f"{run.split.sizes.non_members} non-members per model")
-    for role in run.split.roles:
-        record = train_role(run, role, on_epoch=epoch_progress(f"train {role}"))
-        echo(f"  {role:<8} train {record['train_accuracy']:.3f}  held-out "
-             f"{record['held_out_accuracy']:.3f}  gap {record['gap']:.3f}")
-    echo(f"demo finished in {time.perf_counter() - started:.0f} s; files under {run.paths.root}")
-
-
-COMMANDS = [datasets_cmd, split_cmd, train_cmd, demo_cmd]
+COMMANDS = [datasets_cmd, split_cmd, train_cmd]

@@ -13,7 +13,7 @@ import numpy as np
 
 from compleak_tf.compress.schemes import Quantization
 from compleak_tf.errors import CompleakError
-from compleak_tf.tfcompat import tf
+from compleak_tf.tfcompat import native_stderr_quiet, tf
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def to_tflite(model, quantization: Quantization, representative: np.ndarray | No
             converter.inference_input_type = tf().int8
         converter.inference_output_type = tf().int8
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), native_stderr_quiet():
             # QAT models carry their input range in the graph; the converter still asks for
             # input statistics, which int8 conversion does not need.
             warnings.filterwarnings("ignore", message="Statistics for quantized inputs")

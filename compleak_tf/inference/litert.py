@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from compleak_tf.errors import CompleakError
+from compleak_tf.tfcompat import native_stderr_quiet
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +38,10 @@ class TFLiteModel:
         if not self.path.is_file():
             raise CompleakError(f"{self.path} does not exist; export it with compleak-tf compress")
         try:
-            self._interpreter = Interpreter(model_path=str(self.path), num_threads=num_threads)
-            self._interpreter.allocate_tensors()
+            with native_stderr_quiet():
+                self._interpreter = Interpreter(model_path=str(self.path),
+                                                num_threads=num_threads)
+                self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as err:
             raise CompleakError(
                 f"{self.path} is not a valid .tflite model ({str(err).splitlines()[0]}); "

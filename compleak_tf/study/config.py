@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from compleak_tf.errors import CompleakError
@@ -39,6 +39,8 @@ class StudyConfig:
       forest_trees: trees of every random forest (the reference uses 500).
       bootstrap: bootstrap replicates for confidence intervals.
       compress_epochs: fine-tuning epochs per compression (None: per-scheme defaults).
+      nr_attacks: NR attacks to run (None: all whose inputs exist).
+      table_name: folder name of the table and plots under `out`.
     """
 
     scale: Scale
@@ -58,7 +60,7 @@ class StudyConfig:
     out: Path = Path("tflite_artifacts")
     data_dir: str | None = None
     download: bool = False
-    extra: dict = field(default_factory=dict)
+    table_name: str | None = None
 
     def validate(self) -> None:
         """Raises CompleakError on settings that cannot make a table."""
@@ -81,15 +83,16 @@ class StudyConfig:
         parse_schemes(list(self.schemes))
 
     def run_name(self, seed: int) -> str:
-        """Run folder of one seed: '<scale>-<dataset>-<arch>-seed<seed>'."""
+        """Run folder of one seed: the same '<dataset>-<arch>-seed<seed>' the other verbs use,
+        so models trained by `train`, `demo` or an earlier study are reused when they match."""
         from compleak_tf.runs import default_run_name
 
-        return f"{self.scale.value}-{default_run_name(self.dataset, self.arch, seed)}"
+        return default_run_name(self.dataset, self.arch, seed)
 
     @property
     def study_dir(self) -> Path:
-        """Where the table and plots of this scale are written."""
-        return Path(self.out) / f"table3-{self.scale.value}"
+        """Where the table and plots are written: '<out>/table3-<scale>' by default."""
+        return Path(self.out) / (self.table_name or f"table3-{self.scale.value}")
 
 
 def _text_dataset(data_dir: str | None) -> str:
