@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 # tfmot wraps only tf_keras models; the variable is read once, when TensorFlow is imported.
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-if "tensorflow" in sys.modules and not os.environ.get("COMPLEAK_TF_IMPORTED_LATE"):
+if "tensorflow" in sys.modules:
     import warnings
 
     warnings.warn(

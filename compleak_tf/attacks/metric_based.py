@@ -143,11 +143,14 @@ class _ThresholdAttack(Attack):
         return 0.0
 
 
+_SONG_MITTAL = "Song & Mittal, Systematic Evaluation of Privacy Risks of ML Models, 2021"
+
+
 class ConfidenceAttack(_ThresholdAttack):
     """Threshold on the true-class confidence p_y (Song & Mittal, USENIX Security 2021)."""
 
     name = "confidence"
-    paper = "Song & Mittal, Systematic Evaluation of Privacy Risks of ML Models, 2021"
+    paper = _SONG_MITTAL
     signal = Signal.CONFIDENCE
 
 
@@ -155,7 +158,7 @@ class EntropyAttack(_ThresholdAttack):
     """Threshold on the prediction entropy (Song & Mittal, USENIX Security 2021)."""
 
     name = "entropy"
-    paper = "Song & Mittal, Systematic Evaluation of Privacy Risks of ML Models, 2021"
+    paper = _SONG_MITTAL
     signal = Signal.ENTROPY
 
 
@@ -163,7 +166,7 @@ class ModifiedEntropyAttack(_ThresholdAttack):
     """Threshold on the label-aware modified entropy (Song & Mittal, USENIX Security 2021)."""
 
     name = "modified_entropy"
-    paper = "Song & Mittal, Systematic Evaluation of Privacy Risks of ML Models, 2021"
+    paper = _SONG_MITTAL
     signal = Signal.MODIFIED_ENTROPY
 
 

@@ -1,7 +1,6 @@
 """Options shared by the verbs, and the progress display for long stages."""
 from __future__ import annotations
 
-import functools
 import sys
 from typing import Any, Callable
 
@@ -62,7 +61,8 @@ class Progress:
         self._bar.__enter__()
         self._done = 0
 
-    def update(self, done: int, total: int | None = None, logs: dict | None = None) -> None:
+    def update(self, done: int) -> None:
+        """Moves the bar to `done` units."""
         self._bar.update(done - self._done)
         self._done = done
 
@@ -87,8 +87,3 @@ def epoch_progress(label: str) -> Callable:
 def echo(message: str = "") -> None:
     """Results go to stdout; progress and logs go to stderr."""
     click.echo(message)
-
-
-def wraps_errors(func: Callable) -> Callable:
-    """Kept for symmetry with library calls: errors are handled in main()."""
-    return functools.wraps(func)(func)

@@ -85,14 +85,31 @@ class TFLiteModel:
         self._output = self._interpreter.get_output_details()[0]
         self._batch = batch
 
+    def _quantizes(self, x: np.ndarray) -> bool:
+        return self.input_dtype in (np.int8, np.uint8) and np.issubdtype(x.dtype, np.floating)
+
+    def _quantize_into(self, x: np.ndarray, dest: np.ndarray) -> None:
+        """Writes `x` converted to the model's input type into `dest` (same leading length)."""
+        if not self._quantizes(x):
+            dest[...] = x
+            return
+        scale, zero_point = self._input["quantization"]
+        info = np.iinfo(self.input_dtype)
+        # The same float operations as x / scale + zero_point, rounded and clipped, without
+        # allocating a temporary for each step.
+        q = np.divide(x, scale)
+        q += zero_point
+        np.rint(q, out=q)
+        np.clip(q, info.min, info.max, out=q)
+        dest[...] = q
+
     def _quantize_input(self, x: np.ndarray) -> np.ndarray:
-        dtype = self.input_dtype
-        if dtype in (np.int8, np.uint8) and np.issubdtype(x.dtype, np.floating):
-            scale, zero_point = self._input["quantization"]
-            info = np.iinfo(dtype)
-            q = np.round(x / scale + zero_point)
-            return np.clip(q, info.min, info.max).astype(dtype)
-        return x.astype(dtype, copy=False)
+        """`x` in the model's input type: int8 / uint8 models get quantized float inputs."""
+        if not self._quantizes(x):
+            return x.astype(self.input_dtype, copy=False)
+        dest = np.empty(x.shape, dtype=self.input_dtype)
+        self._quantize_into(x, dest)
+        return dest
 
     def _dequantize_output(self, out: np.ndarray) -> np.ndarray:
         if self.output_dtype in (np.int8, np.uint8, np.int16):
@@ -119,17 +136,24 @@ class TFLiteModel:
         if n == 0:
             return np.zeros((0, self.num_classes))
         batch_size = max(1, min(int(batch_size), n))
-        quantized = self._quantize_input(x)
+        self._resize(batch_size)
+        converts = self._quantizes(x) or x.dtype != self.input_dtype
+        # Batches are converted one at a time into one reused buffer, which stays in cache
+        # and avoids a full-size copy of the inputs in the model's input type.
+        buffer = np.empty((batch_size, *self.input_shape), dtype=self.input_dtype)
         out = np.empty((n, self.num_classes), dtype=np.float64)
         for start in range(0, n, batch_size):
-            chunk = quantized[start:start + batch_size]
-            if len(chunk) < batch_size:
-                # Pad the last batch instead of resizing the interpreter for one call.
-                pad = np.repeat(chunk[-1:], batch_size - len(chunk), axis=0)
-                chunk = np.concatenate([chunk, pad])
-            raw = self.invoke_raw(chunk)
-            out[start:start + batch_size] = self._dequantize_output(raw)[:min(batch_size,
-                                                                              n - start)]
+            stop = min(start + batch_size, n)
+            chunk = x[start:stop]
+            if converts or stop - start < batch_size or not chunk.flags.c_contiguous:
+                self._quantize_into(chunk, buffer[:stop - start])
+                # Pad the last batch with its last example instead of resizing the interpreter.
+                buffer[stop - start:] = buffer[stop - start - 1]
+                chunk = buffer
+            self._interpreter.set_tensor(self._input["index"], chunk)
+            self._interpreter.invoke()
+            raw = self._interpreter.get_tensor(self._output["index"])
+            out[start:stop] = self._dequantize_output(raw[:stop - start])
         if not np.all(np.isfinite(out)):
             raise CompleakError(f"{self.path.name} produced NaN or infinite outputs; the model "
                                 "or its inputs are broken")

@@ -64,6 +64,7 @@ class _TokenEncoder(InputEncoder):
     def __init__(self, sequence_length: int, lowercase: bool) -> None:
         self.sequence_length = _check_sequence_length(sequence_length)
         self.lowercase = bool(lowercase)
+        self.vocabulary: list[str] | None = None
         self._tokenizer = None
 
     @property
@@ -73,11 +74,12 @@ class _TokenEncoder(InputEncoder):
     @property
     def vocabulary_size(self) -> int:
         """Number of distinct ids (the model's embedding table size)."""
-        raise NotImplementedError
+        self._require_fitted()
+        return len(self.vocabulary)
 
     @property
     def fitted(self) -> bool:
-        raise NotImplementedError
+        return self.vocabulary is not None
 
     def _require_fitted(self) -> None:
         if not self.fitted:
@@ -127,7 +129,6 @@ class WordPieceEncoder(_TokenEncoder):
             raise CompleakError(
                 f"vocabulary_size must exceed {len(self.RESERVED)}, got {vocabulary_size}"
             )
-        self.vocabulary: list[str] | None = None
         if vocabulary is not None:
             self._set_vocabulary(list(vocabulary))
 
@@ -140,15 +141,6 @@ class WordPieceEncoder(_TokenEncoder):
         self._tokenizer = _keras_nlp().tokenizers.WordPieceTokenizer(
             vocabulary=vocabulary, lowercase=self.lowercase, strip_accents=self.lowercase,
             oov_token=self.UNK, dtype="int32")
-
-    @property
-    def fitted(self) -> bool:
-        return self.vocabulary is not None
-
-    @property
-    def vocabulary_size(self) -> int:
-        self._require_fitted()
-        return len(self.vocabulary)
 
     @property
     def unk_id(self) -> int:
@@ -356,7 +348,6 @@ class BytePairEncoder(_TokenEncoder):
                  merges: Sequence[str] | None = None) -> None:
         super().__init__(sequence_length, lowercase)
         self.max_vocabulary_size = int(vocabulary_size)
-        self.vocabulary: list[str] | None = None
         self.merges: list[str] | None = None
         if (vocabulary is None) != (merges is None):
             raise CompleakError("a byte-pair encoder needs both its vocabulary and its merges")
@@ -373,15 +364,6 @@ class BytePairEncoder(_TokenEncoder):
         self._tokenizer = _keras_nlp().tokenizers.BytePairTokenizer(
             vocabulary={token: i for i, token in enumerate(vocabulary)}, merges=merges,
             dtype="int32")
-
-    @property
-    def fitted(self) -> bool:
-        return self.vocabulary is not None
-
-    @property
-    def vocabulary_size(self) -> int:
-        self._require_fitted()
-        return len(self.vocabulary)
 
     @property
     def end_id(self) -> int:
