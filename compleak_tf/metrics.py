@@ -481,22 +481,29 @@ def _bootstrap_many(score_sets: Sequence[np.ndarray], membership: np.ndarray,
 
 
 def bootstrap_replicates(score_sets: Sequence[np.ndarray], membership: np.ndarray,
-                         metric: Metric | str, *, target_fpr: float | None = None,
+                         figures: Sequence[tuple[Metric | str, float | None]], *,
                          n_bootstrap: int = 1000, seed: int = 0) -> np.ndarray:
-    """Raw bootstrap replicates of one figure, shape (len(score_sets), n_bootstrap).
+    """Raw bootstrap replicates, shape (len(score_sets), len(figures), n_bootstrap).
 
-    Every score set sees the same stratified resamples (so row differences are paired). Used
-    to combine independent runs: averaging replicate b over seeds gives replicates of the
-    seed mean.
+    Args:
+      score_sets: score vectors over the same examples.
+      membership: (n,) bool.
+      figures: (metric, target_fpr) pairs; target_fpr only for Metric.TPR_AT_FPR.
+
+    Every score set and figure sees the same stratified resamples (so differences between
+    rows are paired). Used to combine independent runs: averaging replicate b over seeds
+    gives replicates of the seed mean.
     """
-    metric = _metric(metric)
-    _needs(metric, target_fpr, None)
-    if metric is Metric.BALANCED_ACCURACY_AT_THRESHOLD:
-        raise CompleakError("bootstrap_replicates does not take a threshold-based metric")
+    requests = []
+    for metric, target_fpr in figures:
+        metric = _metric(metric)
+        _needs(metric, target_fpr, None)
+        if metric is Metric.BALANCED_ACCURACY_AT_THRESHOLD:
+            raise CompleakError("bootstrap_replicates does not take a threshold-based metric")
+        requests.append((metric, target_fpr))
     checked = [_check(s, membership)[0] for s in score_sets]
     membership = _check(checked[0], membership)[1]
-    return _bootstrap_many(checked, membership, [(metric, target_fpr)], int(n_bootstrap),
-                           seed)[:, 0, :]
+    return _bootstrap_many(checked, membership, requests, int(n_bootstrap), seed)
 
 
 def point_value(metric: Metric | str, scores: np.ndarray, membership: np.ndarray, *,

@@ -81,15 +81,17 @@ def open_run(dataset: str = "mnist5k", arch: str = "cnn", seed: int = 0,
              data_dir: str | Path | None = None, download: bool = False,
              members: int | None = None, non_members: int | None = None,
              shadows: int | None = None, label_column: str = "label",
-             text_columns: Sequence[str] | None = None) -> Run:
+             text_columns: Sequence[str] | None = None, data: Dataset | None = None) -> Run:
     """Loads the dataset and the run's split, creating the split on first use.
 
     An existing split is verified against the data; asking for other sizes than it was made
-    with is an error rather than a silent reuse.
+    with is an error rather than a silent reuse. `data`, when given, is the already loaded
+    `dataset` (a study opens one run per seed on the same data).
     """
     arch_spec = architecture(arch)
-    data = load_dataset(dataset, data_dir=data_dir, download=download,
-                        label_column=label_column, text_columns=text_columns)
+    if data is None:
+        data = load_dataset(dataset, data_dir=data_dir, download=download,
+                            label_column=label_column, text_columns=text_columns)
     check_fits(arch_spec, data)
     name = run or default_run_name(dataset, arch, seed)
     paths = RunPaths(ensure_dir(Path(out) / name))

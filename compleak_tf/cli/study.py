@@ -18,7 +18,8 @@ def _csv(value: str | None) -> tuple[str, ...] | None:
               help="quick (mnist5k CNN, offline), text (AG News transformer), paper "
                    "(CIFAR-10 ResNet-18 via tfds), or tiny (digits, for tests).")
 @click.option("--seeds", default=None, type=int,
-              help="Repeat the whole study with seeds 0..N-1 [default: 1].")
+              help="Repeat the whole study with seeds 0..N-1 [default: 3 for quick and "
+                   "text, 1 for paper and tiny].")
 @click.option("--schemes", default=None, help="Comma-separated table rows (with original).")
 @click.option("--mr-schemes", default=None, help="Comma-separated schemes MR stacks.")
 @click.option("--epochs", default=None, type=int, help="Training epochs [per architecture].")

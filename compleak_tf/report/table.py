@@ -5,7 +5,8 @@ seeds, a figure is the mean over seeds, its spread the standard deviation across
 95 % interval comes from averaging bootstrap replicate b of every seed (each seed's examples
 resampled independently), which is the interval of the seed mean. Differences (a compressed
 model against the original, SR against its label-aware control) use paired resamples of the
-same examples; an interval that includes zero is reported as no measurable difference.
+same examples; an interval that includes zero, or (with several seeds) a sign that differs
+between seeds, is reported as no measurable difference.
 """
 from __future__ import annotations
 
@@ -42,49 +43,70 @@ def _key(metric: str, fpr: float | None) -> str:
     return metric if fpr is None else f"{metric}@{fpr:g}"
 
 
-def figure(per_seed: Sequence[tuple[np.ndarray, np.ndarray]], metric: str,
-           fpr: float | None, n_bootstrap: int, confidence: float = 0.95) -> dict[str, Any]:
-    """Mean, spread across seeds and bootstrap interval of one figure.
+def _summary(values: Sequence[float]) -> dict[str, Any]:
+    return {"mean": float(np.mean(values)),
+            "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+            "per_seed": [float(v) for v in values], "ci_low": None, "ci_high": None}
+
+
+def figures(per_seed: Sequence[tuple[np.ndarray, np.ndarray]],
+            wanted: Sequence[tuple[str, float | None]], n_bootstrap: int,
+            confidence: float = 0.95) -> dict[str, dict[str, Any]]:
+    """Mean, spread across seeds and bootstrap interval of several figures of one score set.
 
     Args:
       per_seed: (scores, membership) per seed.
+      wanted: (metric, target_fpr) pairs.
     """
-    values = [metrics.point_value(metric, s, m, target_fpr=fpr) for s, m in per_seed]
-    out = {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1))
-           if len(values) > 1 else 0.0, "per_seed": values, "ci_low": None, "ci_high": None}
+    out = {_key(m, f): _summary([metrics.point_value(m, s, ms, target_fpr=f)
+                                 for s, ms in per_seed]) for m, f in wanted}
     if n_bootstrap > 0:
-        reps = np.mean([metrics.bootstrap_replicates([s], m, metric, target_fpr=fpr,
-                                                     n_bootstrap=n_bootstrap, seed=i)[0]
-                        for i, (s, m) in enumerate(per_seed)], axis=0)
-        out["ci_low"], out["ci_high"] = metrics.percentile_interval(reps, confidence)
+        reps = np.mean([metrics.bootstrap_replicates([s], ms, wanted, n_bootstrap=n_bootstrap,
+                                                     seed=i)[0]
+                        for i, (s, ms) in enumerate(per_seed)], axis=0)
+        for (m, f), row in zip(wanted, reps):
+            out[_key(m, f)]["ci_low"], out[_key(m, f)]["ci_high"] = \
+                metrics.percentile_interval(row, confidence)
     return out
 
 
-def difference(per_seed: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], metric: str,
-               fpr: float | None, n_bootstrap: int, confidence: float = 0.95) -> dict[str, Any]:
-    """Paired difference metric(a) - metric(b) on the same examples, averaged over seeds.
+def differences(per_seed: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                wanted: Sequence[tuple[str, float | None]], n_bootstrap: int,
+                confidence: float = 0.95) -> dict[str, dict[str, Any]]:
+    """Paired differences metric(a) - metric(b) on the same examples, averaged over seeds.
 
     Args:
       per_seed: (scores_a, scores_b, membership) per seed.
+      wanted: (metric, target_fpr) pairs.
     """
-    values = [metrics.point_value(metric, a, m, target_fpr=fpr)
-              - metrics.point_value(metric, b, m, target_fpr=fpr) for a, b, m in per_seed]
-    out = {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1))
-           if len(values) > 1 else 0.0, "per_seed": values, "ci_low": None, "ci_high": None,
-           "measurable": None}
+    out = {}
+    for m, f in wanted:
+        out[_key(m, f)] = _summary([metrics.point_value(m, a, ms, target_fpr=f)
+                                    - metrics.point_value(m, b, ms, target_fpr=f)
+                                    for a, b, ms in per_seed])
+        out[_key(m, f)]["measurable"] = None
     if n_bootstrap > 0:
-        reps = []
-        for i, (a, b, m) in enumerate(per_seed):
-            pair = metrics.bootstrap_replicates([a, b], m, metric, target_fpr=fpr,
-                                                n_bootstrap=n_bootstrap, seed=i)
-            reps.append(pair[0] - pair[1])
-        low, high = metrics.percentile_interval(np.mean(reps, axis=0), confidence)
-        out.update(ci_low=low, ci_high=high, measurable=bool(low > 0 or high < 0))
+        deltas = []
+        for i, (a, b, ms) in enumerate(per_seed):
+            pair = metrics.bootstrap_replicates([a, b], ms, wanted, n_bootstrap=n_bootstrap,
+                                                seed=i)
+            deltas.append(pair[0] - pair[1])
+        for (m, f), row in zip(wanted, np.mean(deltas, axis=0)):
+            low, high = metrics.percentile_interval(row, confidence)
+            per_seed_values = np.asarray(out[_key(m, f)]["per_seed"])
+            # Resampling examples does not see training randomness: with several seeds, a
+            # difference also needs the same sign in every seed to count as measurable.
+            same_sign = bool(np.all(per_seed_values > 0) or np.all(per_seed_values < 0))
+            out[_key(m, f)].update(ci_low=low, ci_high=high,
+                                   measurable=bool((low > 0 or high < 0) and same_sign))
     return out
 
 
+DELTAS = (("auc", None), ("tpr_at_fpr", 0.01))
+
+
 def _all_figures(per_seed, n_bootstrap):
-    return {_key(m, f): figure(per_seed, m, f, n_bootstrap) for m, f in FIGURES}
+    return figures(per_seed, FIGURES, n_bootstrap)
 
 
 def build_table(seeds: Sequence[Any], schemes: Sequence[str], n_bootstrap: int) -> dict:
@@ -124,8 +146,7 @@ def build_table(seeds: Sequence[Any], schemes: Sequence[str], n_bootstrap: int) 
             # The same attack on the original model, same examples: a paired comparison.
             paired = [(s.scores.nr[scheme][best], s.scores.nr["original"][best], m)
                       for s, m in zip(seeds, membership)]
-            row["nr_vs_original"] = {_key(m, f): difference(paired, m, f, n_bootstrap)
-                                     for m, f in (("auc", None), ("tpr_at_fpr", 0.01))}
+            row["nr_vs_original"] = differences(paired, DELTAS, n_bootstrap)
         nr_rows.append(row)
 
     control = [(s.scores.control, m) for s, m in zip(seeds, membership)]
@@ -157,8 +178,7 @@ def _multi_row(name, models, per_seed, seeds, membership, n_bootstrap) -> dict:
     paired = [(scores, s.scores.control, m) for (scores, _), s, m in
               zip(per_seed, seeds, membership)]
     return {"attack": name, "models": models, "figures": _all_figures(per_seed, n_bootstrap),
-            "vs_control": {_key(m, f): difference(paired, m, f, n_bootstrap)
-                           for m, f in (("auc", None), ("tpr_at_fpr", 0.01))}}
+            "vs_control": differences(paired, DELTAS, n_bootstrap)}
 
 
 # Formatting.
@@ -182,6 +202,8 @@ def format_figure(fig: dict, seeds: int) -> str:
 def format_difference(diff: dict) -> str:
     """A paired difference; an interval that includes zero reads 'no measurable difference'."""
     text = f"{_fmt(diff['mean'], signed=True)}"
+    if len(diff.get("per_seed", [])) > 1:
+        text += f" ± {_fmt(diff['std'])}"
     if diff.get("ci_low") is not None:
         text += f" [{_fmt(diff['ci_low'], signed=True)}, {_fmt(diff['ci_high'], signed=True)}]"
     if diff.get("measurable") is False:
@@ -232,7 +254,9 @@ def markdown(table: dict) -> str:
               "that model (by mean AUC on the evaluation examples); Δ vs original uses the same "
               "attack on the original model, paired on the same examples. SR control: SR2 "
               "features and forest with the original model in both slots (what the label alone "
-              "adds). TPR@FPR: largest TPR whose FPR is at most the target."]
+              "adds). A difference counts as measurable when its interval excludes zero and, with "
+              "several seeds, it has the same sign in every seed. TPR@FPR: largest TPR whose "
+              "FPR is at most the target."]
     return "\n".join(lines) + "\n"
 
 

@@ -119,10 +119,11 @@ def scale_config(scale: str, **overrides) -> StudyConfig:
                             f"{', '.join(s.value for s in Scale)}") from None
     data_dir = overrides.get("data_dir")
     if scale is Scale.QUICK:
-        config = StudyConfig(scale, "mnist5k", "cnn", members=500, non_members=1000)
+        config = StudyConfig(scale, "mnist5k", "cnn", members=500, non_members=1000,
+                             seeds=(0, 1, 2))
     elif scale is Scale.TEXT:
         config = StudyConfig(scale, _text_dataset(data_dir), "bert", members=1500,
-                             non_members=1500)
+                             non_members=1500, seeds=(0, 1, 2))
     elif scale is Scale.PAPER:
         config = StudyConfig(scale, "cifar10", "resnet18", members=20000, non_members=10000)
     else:

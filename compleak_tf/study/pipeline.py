@@ -71,9 +71,14 @@ class Study:
         self.log = log or (lambda message: logger.info("%s", message))
         self.epoch_progress = epoch_progress
         self.versions = package_versions()
+        self._data = None  # loaded once in run(), shared by every seed
 
     def run(self) -> StudyResult:
+        from compleak_tf.data import load_dataset
+
         started = time.perf_counter()
+        c = self.config
+        self._data = load_dataset(c.dataset, data_dir=c.data_dir, download=c.download)
         results = [self._seed(seed) for seed in self.config.seeds]
         return StudyResult(self.config, results, time.perf_counter() - started)
 
@@ -83,7 +88,7 @@ class Study:
         c = self.config
         run = open_run(dataset=c.dataset, arch=c.arch, seed=seed, run=c.run_name(seed),
                        out=c.out, data_dir=c.data_dir, download=c.download, members=c.members,
-                       non_members=c.non_members, shadows=c.shadows)
+                       non_members=c.non_members, shadows=c.shadows, data=self._data)
         cached = {stage: 0 for stage in STAGES}
         train_keys, train_records = {}, {}
         for role in run.split.roles:
