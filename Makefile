@@ -30,6 +30,7 @@ reproduce-table3: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_compress.py
 	$(BIN)/python benchmarks/bench_harvest.py
+	$(BIN)/python benchmarks/bench_attacks.py
 
 clean:
 	rm -rf build *.egg-info .pytest_cache

@@ -161,6 +161,12 @@ identity input encoder, text models need a run whose roles were trained by compl
 @click.option("--attack", "attacks", multiple=True,
               help="NR attack(s) to run [default: all whose inputs exist].")
 @click.option("--no-original", is_flag=True, help="MR without the original model.")
+@click.option("--features", default="sr2", show_default=True,
+              type=click.Choice(["sr1", "sr2", "loss-pair", "difference"]),
+              help="SR features: sorted posteriors of both models (sr1), plus the one-hot "
+                   "label (sr2), the two losses, or the sorted difference.")
+@click.option("--classifier", default="forest", show_default=True,
+              type=click.Choice(["forest", "logreg", "mlp"]), help="SR classifier.")
 @click.option("--trees", default=500, show_default=True, help="Trees of random forests.")
 @click.option("--bootstrap", default=1000, show_default=True, help="Bootstrap resamples.")
 @click.option("--victim-tflite", default=None,
@@ -171,8 +177,8 @@ identity input encoder, text models need a run whose roles were trained by compl
               help="Your own shadow .tflite; repeat for shadow0, shadow1, ... in order.")
 @click.option("--as-scheme", default="original", show_default=True,
               help="Scheme name your .tflite files are filed and reported under.")
-def attack_cmd(variant, schemes, schemes_csv, attacks, no_original, trees, bootstrap,
-               victim_tflite, shadow_tflites, as_scheme, **options) -> None:
+def attack_cmd(variant, schemes, schemes_csv, attacks, no_original, features, classifier,
+               trees, bootstrap, victim_tflite, shadow_tflites, as_scheme, **options) -> None:
     from compleak_tf.attacks.registry import attack_names
     from compleak_tf.fileio import save_npz, write_json
     from compleak_tf.inference.harvest import Harvester
@@ -189,7 +195,8 @@ def attack_cmd(variant, schemes, schemes_csv, attacks, no_original, trees, boots
         import_user_tflite(run, victim_tflite, shadow_tflites, as_scheme)
     chosen = _chosen(run, schemes + ((schemes_csv,) if schemes_csv else ()))
     runner = RunAttacks(Harvester(run), forest_trees=trees, seed=run.seed,
-                        nr_attacks=list(attacks) or None)
+                        nr_attacks=list(attacks) or None, sr_features=features,
+                        sr_classifier=classifier)
     config = MetricsConfig(n_bootstrap=bootstrap)
     evaluation = runner.evaluation("original" if "original" in _produced(run) else chosen[0])
     membership = evaluation.membership

@@ -110,11 +110,16 @@ def _copy_weights(source, target) -> None:
 
 
 def weight_layer_types() -> tuple[type, ...]:
-    """Layer classes whose weights pruning and clustering act on."""
+    """Layer classes whose weights pruning and clustering act on.
+
+    DepthwiseConv2D is not among them: tfmot 0.8.1 wraps it for pruning and clustering but
+    changes none of its weights (seen here: 0 % zeros after prune50, 27 distinct values after
+    cluster4), so depthwise kernels (MobileNetV2) stay dense and unclustered.
+    """
     layers = keras().layers
-    return (layers.Conv1D, layers.Conv2D, layers.Conv3D, layers.DepthwiseConv2D,
-            layers.SeparableConv1D, layers.SeparableConv2D, layers.Conv2DTranspose,
-            layers.Dense, layers.EinsumDense, layers.Embedding, layers.MultiHeadAttention)
+    return (layers.Conv1D, layers.Conv2D, layers.Conv3D, layers.SeparableConv1D,
+            layers.SeparableConv2D, layers.Conv2DTranspose, layers.Dense, layers.EinsumDense,
+            layers.Embedding, layers.MultiHeadAttention)
 
 
 def _wrap_weight_layers(model, wrap: Callable, scheme: str, step: str):

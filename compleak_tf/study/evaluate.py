@@ -15,7 +15,7 @@ import numpy as np
 
 from compleak_tf.attacks import AttackInputs, run_nr_attacks
 from compleak_tf.attacks.data import ModelOutputs
-from compleak_tf.attacks.multi import MRAttack, SRAttack
+from compleak_tf.attacks.multi import Classifier, MRAttack, SRAttack, SRFeatureSet
 from compleak_tf.errors import CompleakError
 from compleak_tf.inference.harvest import Harvester
 from compleak_tf.metrics import MetricsConfig
@@ -86,12 +86,16 @@ class RunAttacks:
     """Runs the attacks of one run over harvested outputs (harvesting on first use)."""
 
     def __init__(self, harvester: Harvester, *, forest_trees: int = 500, seed: int = 0,
-                 nr_attacks: Sequence[str] | None = None) -> None:
+                 nr_attacks: Sequence[str] | None = None,
+                 sr_features: SRFeatureSet | str = SRFeatureSet.SR2,
+                 sr_classifier: Classifier | str = Classifier.FOREST) -> None:
         self.h = harvester
         self.shadows = harvester.run.split.shadow_roles
         self.forest_trees = int(forest_trees)
         self.seed = int(seed)
         self.nr_attacks = list(nr_attacks) if nr_attacks else None
+        self.sr_features = SRFeatureSet(sr_features)
+        self.sr_classifier = Classifier(sr_classifier)
 
     def evaluation(self, scheme: str) -> ModelOutputs:
         """The victim compressed with `scheme`, on its members and non-members."""
@@ -120,18 +124,19 @@ class RunAttacks:
     def _sr(self, scheme: str, compressed_slot: str) -> np.ndarray:
         pairs = [(self.h.own(s, "original"), self.h.own(s, compressed_slot))
                  for s in self.shadows]
-        attack = SRAttack("sr2", "forest", seed=self.seed, n_estimators=self.forest_trees)
+        attack = SRAttack(self.sr_features, self.sr_classifier, seed=self.seed,
+                          n_estimators=self.forest_trees)
         attack.fit(pairs)
         return attack.score(self.evaluation("original"), self.evaluation(compressed_slot))
 
     def sr(self, scheme: str) -> np.ndarray:
-        """SR2 with a random forest on (original, `scheme`)."""
+        """The SR attack (SR2 with a random forest by default) on (original, `scheme`)."""
         if scheme == "original":
             raise CompleakError("SR compares the original with a compressed scheme; name one")
         return self._sr(scheme, scheme)
 
     def control(self) -> np.ndarray:
-        """SR2 with the original model in both slots: what the label alone adds."""
+        """The SR attack with the original model in both slots: what the label alone adds."""
         return self._sr("original", "original")
 
     def mr(self, schemes: Sequence[str], with_original: bool):
