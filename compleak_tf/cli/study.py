@@ -23,6 +23,11 @@ def _csv(value: str | None) -> tuple[str, ...] | None:
 @click.option("--schemes", default=None, help="Comma-separated table rows (with original).")
 @click.option("--mr-schemes", default=None, help="Comma-separated schemes MR stacks.")
 @click.option("--epochs", default=None, type=int, help="Training epochs [per architecture].")
+@click.option("--members", default=None, type=int, help="Members per model [per scale].")
+@click.option("--non-members", default=None, type=int,
+              help="Non-members per model [per scale].")
+@click.option("--shadows", default=None, type=int,
+              help="Shadow models (references for LiRA / RMIA) [1].")
 @click.option("--trees", default=None, type=int, help="Trees of every random forest [500].")
 @click.option("--bootstrap", default=None, type=int, help="Bootstrap resamples [1000].")
 @click.option("--out", default="tflite_artifacts", show_default=True,
@@ -32,8 +37,8 @@ def _csv(value: str | None) -> tuple[str, ...] | None:
 @click.option("--download", is_flag=True, help="Let tfds download a missing dataset.")
 @click.option("--force", multiple=True,
               help="Recompute a stage even when cached: train, compress, harvest, attack.")
-def reproduce_cmd(scale, seeds, schemes, mr_schemes, epochs, trees, bootstrap, out, data_dir,
-                  download, force) -> None:
+def reproduce_cmd(scale, seeds, schemes, mr_schemes, epochs, members, non_members, shadows,
+                  trees, bootstrap, out, data_dir, download, force) -> None:
     """Run the whole study: split, train, compress, harvest, NR / SR / MR, table and plots."""
     from compleak_tf.report.plots import write_plots
     from compleak_tf.report.table import build_table, markdown, write_table
@@ -43,7 +48,8 @@ def reproduce_cmd(scale, seeds, schemes, mr_schemes, epochs, trees, bootstrap, o
     started = time.perf_counter()
     config = scale_config(
         scale, seeds=tuple(range(seeds)) if seeds else None, schemes=_csv(schemes),
-        mr_schemes=_csv(mr_schemes), epochs=epochs, forest_trees=trees, bootstrap=bootstrap,
+        mr_schemes=_csv(mr_schemes), epochs=epochs, members=members, non_members=non_members,
+        shadows=shadows, forest_trees=trees, bootstrap=bootstrap,
         out=out, data_dir=data_dir, download=download or None)
     study = Study(config, force=set(force),
                   log=lambda message: click.echo(message, err=True),
