@@ -2,20 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-CLI = [sys.executable, "-m", "compleak_tf.cli.main"]
+from cli_helpers import run_cli
 
 
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TFDS_DATA_DIR": str(cwd or Path.cwd())}
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd, env=env,
-                          timeout=600)
 
 
 def error_line(result: subprocess.CompletedProcess) -> str:

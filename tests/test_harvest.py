@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +17,8 @@ from sklearn.metrics import roc_auc_score
 
 from compleak_tf.errors import CompleakError
 
-CLI = [sys.executable, "-m", "compleak_tf.cli.main"]
+from cli_helpers import run_cli
+
 RUN_OPTIONS = ("--dataset", "digits", "--members", "300", "--non-members", "300")
 # int8 probabilities against the float model's on the same examples. After 5 epochs the
 # model's top two classes are often close (median gap about 0.03), so a few argmax flips are
@@ -235,10 +234,6 @@ def test_inputs_of_the_wrong_shape(run):
 
 # Attacking a user's own .tflite files.
 
-def _run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd, timeout=600,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
-
 
 @pytest.fixture(scope="module")
 def user_models(tmp_path_factory):
@@ -258,7 +253,7 @@ def user_models(tmp_path_factory):
 def test_attack_on_user_tflite_files(user_models):
     folder, files = user_models
     out = folder / "out"
-    result = _run_cli("attack", "--variant", "nr", *RUN_OPTIONS, "--victim-tflite",
+    result = run_cli("attack", "--variant", "nr", *RUN_OPTIONS, "--victim-tflite",
                       str(files["victim"]), "--shadow-tflite", str(files["shadow0"]),
                       "--out", str(out), "--attack", "loss", "--bootstrap", "50", cwd=folder)
     assert result.returncode == 0, result.stderr
@@ -279,7 +274,7 @@ def test_user_tflite_with_wrong_class_count_is_refused(user_models):
     folder, files = user_models
     out = folder / "refused"
     wrong = _tiny_tflite(folder / "three.tflite", outputs=3)
-    result = _run_cli("attack", *RUN_OPTIONS, "--victim-tflite", str(files["victim"]),
+    result = run_cli("attack", *RUN_OPTIONS, "--victim-tflite", str(files["victim"]),
                       "--shadow-tflite", str(wrong), "--out", str(out), "--attack", "loss",
                       cwd=folder)
     assert result.returncode == 2

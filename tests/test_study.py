@@ -2,10 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,13 +11,10 @@ from compleak_tf.fileio import load_npz
 from compleak_tf.study.config import scale_config
 from compleak_tf.study.pipeline import Study
 
-CLI = [sys.executable, "-m", "compleak_tf.cli.main"]
+from cli_helpers import run_cli
+
 TINY = ["--scale", "tiny", "--trees", "40", "--bootstrap", "100"]
 
-
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd, timeout=900,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
 @pytest.fixture(scope="module")
