@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -27,17 +26,6 @@ logger = logging.getLogger(__name__)
 TARGET_FPRS = (0.001, 0.01)
 FIGURES = (("auc", None), ("balanced_accuracy", None), ("tpr_at_fpr", 0.001),
            ("tpr_at_fpr", 0.01))
-FIGURE_NAMES = {("auc", None): "AUC", ("balanced_accuracy", None): "bal. acc",
-                ("tpr_at_fpr", 0.001): "TPR@0.1%FPR", ("tpr_at_fpr", 0.01): "TPR@1%FPR"}
-
-
-@dataclass(frozen=True)
-class SeedScores:
-    """One seed's scores for one table cell: {name: scores} over the same examples."""
-
-    membership: np.ndarray
-    scores: dict[str, np.ndarray]
-
 
 def _key(metric: str, fpr: float | None) -> str:
     return metric if fpr is None else f"{metric}@{fpr:g}"

@@ -11,7 +11,6 @@ import logging
 import shutil
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 from compleak_tf.errors import CompleakError
@@ -194,6 +193,3 @@ def config_record(config: StudyConfig) -> dict[str, Any]:
     record["out"] = str(config.out)
     return record
 
-
-def study_dir(config: StudyConfig) -> Path:
-    return config.study_dir
