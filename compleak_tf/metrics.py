@@ -399,7 +399,7 @@ def balanced_accuracy_at(scores: np.ndarray, membership: np.ndarray, threshold: 
 
 
 def tpr_at_fpr(scores: np.ndarray, membership: np.ndarray, target_fpr: float, *,
-               strict: bool = False) -> TprAtFpr:
+               strict: bool = False, warn: bool = True) -> TprAtFpr:
     """TPR at `target_fpr` by the largest-TPR-with-FPR-at-most-target rule (no interval).
 
     Args:
@@ -410,7 +410,7 @@ def tpr_at_fpr(scores: np.ndarray, membership: np.ndarray, target_fpr: float, *,
         a warning is logged and the entry is marked unreliable).
     """
     scores, membership = _check(scores, membership)
-    reliable = _check_fpr(target_fpr, int((~membership).sum()), strict)
+    reliable = _check_fpr(target_fpr, int((~membership).sum()), strict, warn)
     srt = _sort(scores, membership)
     _, _, tp, fp, total_pos, total_neg = _curves(srt, np.ones(len(scores)))
     value, realized, group = _tpr_at_fpr_rows(tp, fp, total_pos, total_neg, target_fpr)
@@ -512,12 +512,8 @@ def point_value(metric: Metric | str, scores: np.ndarray, membership: np.ndarray
     metric = _metric(metric)
     _needs(metric, target_fpr, None)
     scores, membership = _check(scores, membership)
-    if metric is Metric.TPR_AT_FPR:
-        # No warning per call: callers check resolvability once with check_target_fprs.
-        srt = _sort(scores, membership)
-        _, _, tp, fp, total_pos, total_neg = _curves(srt, np.ones(len(scores)))
-        return float(_tpr_at_fpr_rows(tp, fp, total_pos, total_neg, float(target_fpr))[0][0])
-    return _point(metric, scores, membership, target_fpr, None)
+    # No warning per call: callers check resolvability once with check_target_fprs.
+    return _point(metric, scores, membership, target_fpr, None, warn=False)
 
 
 def percentile_interval(replicates: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
@@ -571,14 +567,14 @@ def _needs(metric: Metric, target_fpr: float | None, threshold: float | None) ->
 
 
 def _point(metric: Metric, scores: np.ndarray, membership: np.ndarray,
-           target_fpr: float | None, threshold: float | None) -> float:
+           target_fpr: float | None, threshold: float | None, warn: bool = True) -> float:
     if metric is Metric.AUC:
         return roc_auc(scores, membership)
     if metric is Metric.BALANCED_ACCURACY:
         return best_balanced_accuracy(scores, membership)[0]
     if metric is Metric.BALANCED_ACCURACY_AT_THRESHOLD:
         return balanced_accuracy_at(scores, membership, float(threshold))
-    return tpr_at_fpr(scores, membership, float(target_fpr)).tpr.value
+    return tpr_at_fpr(scores, membership, float(target_fpr), warn=warn).tpr.value
 
 
 def paired_bootstrap(scores_a: np.ndarray, scores_b: np.ndarray, membership: np.ndarray,

@@ -49,6 +49,20 @@ def tfmot():
     return tensorflow_model_optimization
 
 
+@lru_cache(maxsize=None)
+def keras_nlp():
+    """Returns keras-nlp (Keras 3), imported after TensorFlow so tf_keras stays the legacy one.
+
+    Only its tokenizers are used, outside any tf_keras model.
+    """
+    tf()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import keras_nlp as module
+
+    return module
+
+
 # Set by the command line: native (C++) log lines of the converter and interpreter are dropped.
 QUIET_NATIVE = False
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from functools import partial
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -240,13 +241,12 @@ class MRAttack:
         if len(victim_compressed) < 2 or len(shadow_compressed) != len(victim_compressed):
             raise CompleakError("MR needs at least two compressed models, each with shadows; "
                                 "name them with --schemes")
-        make_base = lambda: make_classifier(self.base_classifier, self.seed,  # noqa: E731
-                                            self.n_estimators)
+        make_base = partial(make_classifier, self.base_classifier, self.seed, self.n_estimators)
+        shadow_o = _concat(list(shadow_original)) if self.with_original else None
         shadow_meta, victim_meta = [], []
         membership = None
         for per_shadow, victim_c in zip(shadow_compressed, victim_compressed):
             shadow_c = _concat(list(per_shadow))
-            shadow_o = _concat(list(shadow_original)) if self.with_original else None
             if shadow_o is not None:
                 shadow_o.aligned_with(shadow_c)
             features = self._base_features(shadow_o, shadow_c)
@@ -262,7 +262,7 @@ class MRAttack:
         cv_auc = {}
         for candidate in self.meta_candidates:
             oof, _ = out_of_fold_probabilities(
-                shadow_x, membership, lambda c=candidate: make_classifier(c, self.seed),
+                shadow_x, membership, partial(make_classifier, candidate, self.seed),
                 self.folds, self.seed + 1)
             cv_auc[Classifier(candidate).value] = roc_auc(oof, membership)
         best = max(cv_auc, key=cv_auc.get)

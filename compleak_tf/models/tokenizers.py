@@ -10,7 +10,6 @@ from __future__ import annotations
 import heapq
 import logging
 import time
-import warnings
 from collections import Counter, defaultdict
 from functools import lru_cache
 from typing import Any, Iterable, Sequence
@@ -19,25 +18,13 @@ import numpy as np
 
 from compleak_tf.errors import CompleakError
 from compleak_tf.models.encoders import InputEncoder, register_encoder
+from compleak_tf.tfcompat import keras_nlp
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["BytePairEncoder", "WordPieceEncoder", "byte_symbols", "learn_byte_pair_merges"]
 
 PAD_ID = 0
-
-
-@lru_cache(maxsize=None)
-def _keras_nlp():
-    """keras-nlp (Keras 3), imported after TensorFlow so that tf_keras stays the legacy one."""
-    from compleak_tf.tfcompat import tf
-
-    tf()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import keras_nlp
-
-    return keras_nlp
 
 
 def _as_texts(x: Iterable[Any]) -> list[str]:
@@ -138,7 +125,7 @@ class WordPieceEncoder(_TokenEncoder):
                 f"a WordPiece vocabulary must start with {list(self.RESERVED)}; refit the encoder"
             )
         self.vocabulary = vocabulary
-        self._tokenizer = _keras_nlp().tokenizers.WordPieceTokenizer(
+        self._tokenizer = keras_nlp().tokenizers.WordPieceTokenizer(
             vocabulary=vocabulary, lowercase=self.lowercase, strip_accents=self.lowercase,
             oov_token=self.UNK, dtype="int32")
 
@@ -162,7 +149,7 @@ class WordPieceEncoder(_TokenEncoder):
 
         started = time.perf_counter()
         data = tf().data.Dataset.from_tensor_slices(texts).batch(256)
-        vocabulary = _keras_nlp().tokenizers.compute_word_piece_vocabulary(
+        vocabulary = keras_nlp().tokenizers.compute_word_piece_vocabulary(
             data, self.max_vocabulary_size, lowercase=self.lowercase,
             strip_accents=self.lowercase, reserved_tokens=list(self.RESERVED))
         self._set_vocabulary([str(v) for v in vocabulary])
@@ -361,7 +348,7 @@ class BytePairEncoder(_TokenEncoder):
                 "encoder"
             )
         self.vocabulary, self.merges = vocabulary, merges
-        self._tokenizer = _keras_nlp().tokenizers.BytePairTokenizer(
+        self._tokenizer = keras_nlp().tokenizers.BytePairTokenizer(
             vocabulary={token: i for i, token in enumerate(vocabulary)}, merges=merges,
             dtype="int32")
 

@@ -121,7 +121,7 @@ class RunAttacks:
         return run_nr_attacks(inputs, self.nr_attacks, options=options,
                               metrics_config=MetricsConfig(n_bootstrap=0))
 
-    def _sr(self, scheme: str, compressed_slot: str) -> np.ndarray:
+    def _sr(self, compressed_slot: str) -> np.ndarray:
         pairs = [(self.h.own(s, "original"), self.h.own(s, compressed_slot))
                  for s in self.shadows]
         attack = SRAttack(self.sr_features, self.sr_classifier, seed=self.seed,
@@ -133,11 +133,11 @@ class RunAttacks:
         """The SR attack (SR2 with a random forest by default) on (original, `scheme`)."""
         if scheme == "original":
             raise CompleakError("SR compares the original with a compressed scheme; name one")
-        return self._sr(scheme, scheme)
+        return self._sr(scheme)
 
     def control(self) -> np.ndarray:
         """The SR attack with the original model in both slots: what the label alone adds."""
-        return self._sr("original", "original")
+        return self._sr("original")
 
     def mr(self, schemes: Sequence[str], with_original: bool):
         """MR over `schemes` with (or without) the original model."""
